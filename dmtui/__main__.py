@@ -1,0 +1,5 @@
+import sys
+
+from dmtui.cli.main import main
+
+sys.exit(main())

@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         return 1
-    except Exception as exc:  # noqa: BLE001 - the contract: never a traceback
+    except Exception as exc:
         print(
             f"dmtui: internal error: {type(exc).__name__}: {exc}; please report it "
             f"(set DMTUI_DEBUG=1 for details)",

@@ -93,16 +93,31 @@ def render_status(status: HostStatus) -> str:
             + (" deferred-remove" if d.deferred_remove else "")
         )
         for m in d.mounts:
-            ns = "dockerd ns" if m.namespace == status.dockerd_namespace else (
-                "this ns" if m.namespace == status.own_namespace else f"pid {m.pid}"
+            ns = (
+                "dockerd ns"
+                if m.namespace == status.dockerd_namespace
+                else ("this ns" if m.namespace == status.own_namespace else f"pid {m.pid}")
             )
             lines.append(f"    mounted {fit(printable(m.mount_point), 52)} ({ns})")
     lines.append("")
     lines.append(f"PROBLEMS ({len(status.problems)})")
     for p in status.problems:
         wrapped = textwrap.wrap(
-            printable(p.message), WIDTH - 2, initial_indent=f"{p.severity:<8}",
-            subsequent_indent=" " * 8, break_on_hyphens=False,
+            printable(p.message),
+            WIDTH - 2,
+            initial_indent=f"{p.severity:<8}",
+            subsequent_indent=" " * 8,
+            break_on_hyphens=False,
         )
         lines.extend("  " + w for w in wrapped)
-    return "\n".join(lines) + "\n"
+    return "".join(_fold(line) for line in lines)
+
+
+def _fold(line: str) -> str:
+    """Wrap a line wider than the terminal, indenting what follows."""
+    if len(line) <= WIDTH:
+        return line + "\n"
+    parts = textwrap.wrap(
+        line, WIDTH, subsequent_indent=" " * 13, break_on_hyphens=False, drop_whitespace=False
+    )
+    return "\n".join(p.rstrip() for p in parts) + "\n"

@@ -90,8 +90,9 @@ def _read_text(path: str) -> str:
 
 
 def _read_json(path: str) -> object:
+    # Bytes that are not UTF-8 are kept (surrogateescape) instead of failing the whole file.
     with open(path, "rb") as fh:
-        return json.loads(fh.read(16 << 20))
+        return json.loads(fh.read(16 << 20).decode("utf-8", "surrogateescape"))
 
 
 def _describe(exc: BaseException) -> str:
@@ -197,9 +198,7 @@ class DockerStateReader:
             path = os.path.join(mdir, name)
             meta, problem = read_device_meta(path, name)
             if problem:
-                st.problems.append(
-                    Problem.warning(f"device {short(name)}: {path}: {problem}")
-                )
+                st.problems.append(Problem.warning(f"device {short(name)}: {path}: {problem}"))
             if meta is not None:
                 st.devices[name] = meta
         self._read_transaction(st, os.path.join(mdir, "transaction-metadata"))
@@ -300,8 +299,10 @@ class DockerStateReader:
 
     def _apply_config(self, st: DockerState, c: Container, cfg: dict, path: str) -> None:
         name = cfg.get("Name")
-        c.name = name[1:] if isinstance(name, str) and name.startswith("/") else (
-            name if isinstance(name, str) else None
+        c.name = (
+            name[1:]
+            if isinstance(name, str) and name.startswith("/")
+            else (name if isinstance(name, str) else None)
         )
         config = cfg.get("Config")
         if isinstance(config, dict) and isinstance(config.get("Image"), str):
@@ -382,14 +383,13 @@ class DockerStateReader:
                 )
             return
         c.device = meta
-        if meta.device_id is not None:
-            if meta.deleted:
-                st.problems.append(
-                    Problem.warning(
-                        f"container {c.short_id}: device {short(c.mount_id)} is marked deleted "
-                        f"in {os.path.join(st.metadata_dir, c.mount_id)}"
-                    )
+        if meta.device_id is not None and meta.deleted:
+            st.problems.append(
+                Problem.warning(
+                    f"container {c.short_id}: device {short(c.mount_id)} is marked deleted "
+                    f"in {os.path.join(st.metadata_dir, c.mount_id)}"
                 )
+            )
 
     def _check_orphans(self, st: DockerState) -> None:
         used = st.container_mount_ids()

@@ -85,7 +85,7 @@ def all_mounts(proc: str = "/proc") -> list[MountEntry]:
     except OSError:
         return entries
     # Read our own namespace first so its entries name our pid.
-    ordered = [str(os.getpid())] + sorted(pids, key=int)
+    ordered = [str(os.getpid()), *sorted(pids, key=int)]
     for pid in ordered:
         ns = namespace_of(pid, proc)
         if ns is None or ns in seen:

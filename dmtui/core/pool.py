@@ -67,16 +67,18 @@ class PoolInfo:
 
     def docker_refusal(self) -> str | None:
         """Why Docker would refuse to create new devices now, or None."""
-        data_free, data_min = self.data_free_blocks, self._min_free_blocks(
-            self.status.data_total_blocks
+        data_free, data_min = (
+            self.data_free_blocks,
+            self._min_free_blocks(self.status.data_total_blocks),
         )
         if data_free is not None and data_min is not None and data_free < data_min:
             return (
                 f"Thin Pool has {data_free} free data blocks which is less than minimum "
                 f"required {data_min} free data blocks"
             )
-        meta_free, meta_min = self.metadata_free_blocks, self._min_free_blocks(
-            self.status.metadata_total_blocks
+        meta_free, meta_min = (
+            self.metadata_free_blocks,
+            self._min_free_blocks(self.status.metadata_total_blocks),
         )
         if meta_free is not None and meta_min is not None and meta_free < meta_min:
             return (

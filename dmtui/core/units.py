@@ -21,5 +21,5 @@ def percent(part: int | None, whole: int | None) -> float | None:
 
 def bar(fraction: float, width: int, fill: str = "#", empty: str = " ") -> str:
     fraction = min(max(fraction, 0.0), 1.0)
-    filled = int(round(fraction * width))
+    filled = round(fraction * width)
     return fill * filled + empty * (width - filled)

@@ -124,7 +124,10 @@ class HostBuilder:
         # Docker creates the pool with udev rules disabled, so libdm makes /dev/mapper/<pool>
         # itself; without udevd we ask libdm to do the same.
         sh(
-            "dmsetup", "create", self.pool, "--table",
+            "dmsetup",
+            "create",
+            self.pool,
+            "--table",
             f"0 {sectors} thin-pool {loop_meta} {loop_data} {BLOCK_SECTORS} {LOW_WATER} 1 "
             "skip_block_zeroing",
             env=no_udev_env(),
@@ -132,8 +135,14 @@ class HostBuilder:
         info = sh("dmsetup", "info", "-c", "--noheadings", "-o", "major,minor", self.pool)
         self.pool_dev = ":".join(x.strip() for x in info.stdout.strip().split(":"))
         self.host = DockerHost(
-            self.base_dir, self.root, self.prefix, self.pool, self.pool_dev,
-            [loop_data, loop_meta], self.filesystem, layout=self.layout,
+            self.base_dir,
+            self.root,
+            self.prefix,
+            self.pool,
+            self.pool_dev,
+            [loop_data, loop_meta],
+            self.filesystem,
+            layout=self.layout,
         )
         return self.host
 
@@ -155,7 +164,10 @@ class HostBuilder:
     def activate(self, hash_: str, device_id: int, size: int) -> str:
         name = f"{self.prefix}-{hash_ or 'base'}"
         sh(
-            "dmsetup", "create", name, "--table",
+            "dmsetup",
+            "create",
+            name,
+            "--table",
             f"0 {size // 512} thin /dev/mapper/{self.pool} {device_id}",
         )
         return name
@@ -195,8 +207,14 @@ class HostBuilder:
         if self.filesystem == "xfs":
             sh("mkfs.xfs", "-q", "-f", dm_dev(name))
         else:
-            sh("mkfs.ext4", "-q", "-F", "-E", "nodiscard,lazy_itable_init=0,lazy_journal_init=0",
-               dm_dev(name))
+            sh(
+                "mkfs.ext4",
+                "-q",
+                "-F",
+                "-E",
+                "nodiscard,lazy_itable_init=0,lazy_journal_init=0",
+                dm_dev(name),
+            )
         self.deactivate(name)
 
     def image(self, seed: str, parent: Layer | None, files: dict[str, bytes]) -> Layer:
@@ -214,7 +232,9 @@ class HostBuilder:
             "etc/resolv.conf": b"nameserver 10.0.0.2\n",
         }
         self.with_mounted(
-            rec.mount_id + "-init", rec.init_device_id, rec.size,
+            rec.mount_id + "-init",
+            rec.init_device_id,
+            rec.size,
             lambda r: write_files(r, init_files),
         )
         if fill is not None:
@@ -278,7 +298,9 @@ APP_FILES = {
 
 def start_sleeper(tag: str) -> int:
     proc = subprocess.Popen(
-        ["sleep", "infinity"], stdin=subprocess.DEVNULL, start_new_session=True,
+        ["sleep", "infinity"],
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
         env=dict(os.environ, DMTUI_LAB=tag),
     )
     return proc.pid
@@ -306,13 +328,26 @@ def build_seed(base_dir: str, filesystem: str = "xfs") -> DockerHost:
         os.sync()
         fill_filesystem(os.path.join(rootfs, "var/log/kubesql/kubesql.log"))
 
-    b.container("kubesql-server", "kubesql:2.1", app, fill=fill_full, state="exited",
-                exit_code=137, error="mkdir /var/lib/docker/devicemapper/mnt/x/rootfs/.pivot_root"
-                "123: no space left on device")
+    b.container(
+        "kubesql-server",
+        "kubesql:2.1",
+        app,
+        fill=fill_full,
+        state="exited",
+        exit_code=137,
+        error="mkdir /var/lib/docker/devicemapper/mnt/x/rootfs/.pivot_root"
+        "123: no space left on device",
+    )
     web_pid = start_sleeper("web")
-    web = b.container("web", "nginx:1.19", debian, state="running", pid=web_pid,
-                      restart_policy="always",
-                      fill=lambda r: write_files(r, {"usr/share/nginx/index.html": b"hi\n"}))
+    web = b.container(
+        "web",
+        "nginx:1.19",
+        debian,
+        state="running",
+        pid=web_pid,
+        restart_policy="always",
+        fill=lambda r: write_files(r, {"usr/share/nginx/index.html": b"hi\n"}),
+    )
     host.pids["web"] = web_pid
     # Docker's Get: active and mounted under <home>/mnt/<mount-id>.
     name = b.activate(web.mount_id, web.device_id, web.size)
@@ -323,14 +358,26 @@ def build_seed(base_dir: str, filesystem: str = "xfs") -> DockerHost:
     gone = b.container("gone", "busybox:latest", debian, state="exited")
     b.layout.mark_deleted(gone.mount_id)
 
-    leaky = b.container("leaky", "redis:6", debian, state="exited", exit_code=0,
-                        fill=lambda r: write_files(r, {"data/dump.rdb": os.urandom(MIB)}))
+    leaky = b.container(
+        "leaky",
+        "redis:6",
+        debian,
+        state="exited",
+        exit_code=0,
+        fill=lambda r: write_files(r, {"data/dump.rdb": os.urandom(MIB)}),
+    )
     name = b.activate(leaky.mount_id, leaky.device_id, leaky.size)
     host.pids["leaky-ns"] = leak_mount(dm_dev(name), b.mount_opts(), base_dir)
     sh("dmsetup", "remove", "--deferred", name)
 
-    b.container("idle", "alpine:3.18", debian, state="exited", restart_policy="always",
-                fill=lambda r: write_files(r, {"tmp/cache.bin": os.urandom(4 * MIB)}))
+    b.container(
+        "idle",
+        "alpine:3.18",
+        debian,
+        state="exited",
+        restart_policy="always",
+        fill=lambda r: write_files(r, {"tmp/cache.bin": os.urandom(4 * MIB)}),
+    )
     save(host)
     return host
 
@@ -366,7 +413,10 @@ def leak_mount(device: str, opts: list[str], base_dir: str) -> int:
     script = f"mount {' '.join(opts)} {device} {target} && echo ok && exec sleep infinity"
     proc = subprocess.Popen(
         ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
     )
     line = proc.stdout.readline() if proc.stdout else ""
     if line.strip() != "ok":

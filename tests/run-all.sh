@@ -1,0 +1,45 @@
+#!/bin/bash
+# Every test of dmtui, on a fresh Debian 12 machine (run as root):
+#   1. a venv in .venv with dmtui and its test extras, and ruff over the code;
+#   2. the host suite (parsers, docker roots, disk-usage engine, TUI on the demo host);
+#   3. the real-kernel suite in a qemu VM with Debian's kernel, without and with udevd.
+# Exit status is non-zero if anything failed. DMTUI_SKIP_VM=1 runs only 1 and 2.
+set -uo pipefail
+cd "$(dirname "$(readlink -f "$0")")/.."
+TOP=$PWD
+PY=${PYTHON:-python3}
+step() { printf '\n=== %s\n' "$*"; }
+
+step "venv and dependencies"
+if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv || exit 1; fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' || exit 1
+VPY=$TOP/.venv/bin/python
+
+failed=()
+step "ruff"
+.venv/bin/ruff check dmtui tests benchmarks || failed+=(ruff)
+
+step "host tests"
+$VPY -m pytest -m "not realdm" -p no:cacheprovider || failed+=(host)
+
+if [ "${DMTUI_SKIP_VM:-0}" != 1 ]; then
+  step "real-kernel VM: preparing"
+  tests/vm/prepare.sh >/dev/null || { echo "VM preparation failed"; exit 1; }
+  OUT=${DMTUI_VM_OUT:-$TOP/tests/vm/out}
+  mkdir -p "$OUT"
+  for udev in 0 1; do
+    step "real-kernel tests (VM_UDEV=$udev)"
+    start=$(date +%s)
+    VM_UDEV=$udev VM_MODULES="dm-thin-pool xfs ext4 loop" VM_TIMEOUT=900 \
+      tests/vm/run-vm.sh -m 2048 -o "$OUT" -- \
+      "$VPY" -m pytest -m realdm -p no:cacheprovider -v tests/realdm \
+        --junitxml="$OUT/junit-udev$udev.xml"
+    rc=$?
+    echo "VM run (udev=$udev) took $(( $(date +%s) - start )) s, rc=$rc"
+    [ $rc -eq 0 ] || failed+=("realdm-udev$udev")
+  done
+fi
+
+step "summary"
+if [ ${#failed[@]} -gt 0 ]; then echo "FAILED: ${failed[*]}"; exit 1; fi
+echo "all test suites passed"

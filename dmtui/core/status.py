@@ -117,10 +117,14 @@ def _gather_devices(
 
 
 def read_pool(
-    system: System, name: str, min_free_percent: int, blocks: list[BlockDevice] | None = None
+    system: System,
+    name: str,
+    min_free_percent: int,
+    blocks: list[BlockDevice] | None = None,
+    tables: dict[str, list[dmparse.TargetLine]] | None = None,
 ) -> tuple[PoolInfo | None, Problem | None]:
-    """Read the pool's table and status: two cheap dmsetup calls."""
-    table_lines = system.dm_table(name)
+    """Read the pool's table and status: one or two cheap dmsetup calls."""
+    table_lines = tables.get(name) if tables is not None else system.dm_table(name)
     if not table_lines:
         return None, Problem.error(
             f"thin pool {name} is not active; start dockerd (loop-lvm pools exist only while it "
@@ -222,7 +226,7 @@ def read_host_status(
         infos = {i.name: i for i in system.dm_infos()}
         mounts = system.mounts()
         devices = _gather_devices(system, blocks, tables, infos, mounts)
-        pool, problem = read_pool(system, name, config.min_free_percent, blocks)
+        pool, problem = read_pool(system, name, config.min_free_percent, blocks, tables)
         if problem:
             problems.append(problem)
         if pool:
@@ -235,6 +239,7 @@ def read_host_status(
                         f"holds it open (open count {d.open_count})"
                     )
                 )
+    problems.extend(journal_problems())
     return HostStatus(
         config=config,
         device_prefix=prefix,
@@ -247,6 +252,25 @@ def read_host_status(
         dockerd_namespace=dockerd_ns,
         problems=problems,
     )
+
+
+def journal_problems() -> list[Problem]:
+    """What earlier dmtui runs left: interrupted steps, and mounts left in place."""
+    from dmtui.core.journal import Journal, interrupted
+
+    problems = []
+    for record in Journal().records():
+        label = record.label
+        if interrupted(record):
+            problems.append(
+                Problem.error(
+                    f"an earlier dmtui was interrupted while {record.state} {label}: run "
+                    f"`dmtui umount {label}` to undo it or `dmtui mount {label}` to finish it"
+                )
+            )
+        elif record.state == "mounted":
+            problems.append(Problem.warning(f"dmtui has {label} mounted at {record.mountpoint}"))
+    return problems
 
 
 def container_json(status: HostStatus, c: Container) -> dict:

@@ -306,7 +306,7 @@ def start_sleeper(tag: str) -> int:
     return proc.pid
 
 
-def build_seed(base_dir: str, filesystem: str = "xfs") -> DockerHost:
+def build_seed(base_dir: str, filesystem: str = "xfs", *, minimal: bool = False) -> DockerHost:
     """The seed incident plus its neighbours on one pool.
 
     full       exited (137), rootfs full, largest item /var/log/kubesql/kubesql.log
@@ -355,6 +355,9 @@ def build_seed(base_dir: str, filesystem: str = "xfs") -> DockerHost:
     os.makedirs(mnt, exist_ok=True)
     sh("mount", *b.mount_opts(), dm_dev(name), mnt)
 
+    if minimal:  # the seed incident and a running neighbour only
+        save(host)
+        return host
     gone = b.container("gone", "busybox:latest", debian, state="exited")
     b.layout.mark_deleted(gone.mount_id)
 
@@ -414,6 +417,7 @@ def leak_mount(device: str, opts: list[str], base_dir: str) -> int:
     proc = subprocess.Popen(
         ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
         text=True,
         start_new_session=True,

@@ -28,7 +28,7 @@ def seed_host() -> DockerHost:
 @pytest.fixture(scope="session")
 def ext4_host() -> DockerHost:
     base = _base("ext4")
-    host = build_seed(base, "ext4")
+    host = build_seed(base, "ext4", minimal=True)
     yield host
     teardown(base)
 

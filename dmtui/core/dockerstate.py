@@ -177,6 +177,10 @@ class DockerStateReader:
         self._check_orphans(st)
         return st
 
+    def read_container_state(self, container_id: str) -> Container:
+        """One container's config, read again (cheap: two small files)."""
+        return self._read_container(DockerState(root=self.root), container_id)
+
     # -- devicemapper/metadata -------------------------------------------------------------
 
     def _read_metadata(self, st: DockerState) -> None:

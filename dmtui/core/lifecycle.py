@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from dmtui.core.commands import Runner, state_dir
-from dmtui.core.dockerstate import Container
+from dmtui.core.dockerstate import Container, DockerStateReader
 from dmtui.core.errors import DmtuiError, Refused
 from dmtui.core.holders import comm_of, processes_on_device, processes_using
 from dmtui.core.journal import Journal, MountRecord, interrupted
@@ -470,15 +470,17 @@ class Lifecycle:
             updated=time.time(),
         )
         record.read_write = plan.read_write
-        self._recheck(plan)
+        status = self._recheck(plan)
         self.journal.save(record)
         try:
-            return self._mount_steps(plan, record)
+            return self._mount_steps(plan, record, status)
         except DmtuiError:
             self._undo_after_failure(record)
             raise
 
-    def _mount_steps(self, plan: MountPlan, record: MountRecord) -> MountOutcome:
+    def _mount_steps(
+        self, plan: MountPlan, record: MountRecord, status: HostStatus
+    ) -> MountOutcome:
         notes: list[str] = []
         device = self._find_block(plan.device_name)
         if device is None:
@@ -523,7 +525,7 @@ class Lifecycle:
             record.created_mountpoint = True
         record.state = "mounting"
         self.journal.save(record)
-        self._recheck(plan)
+        self._recheck_state(plan, status)
         if not self._mounted_at(mp, device.major, device.minor):
             result = self.runner.run(["mount", "-t", fs, "-o", ",".join(options), dev_path, mp])
             if result.returncode != 0:
@@ -587,7 +589,14 @@ class Lifecycle:
                 return f"0 {plan.size_bytes // 512} thin {b.major}:{b.minor} {plan.device_id}"
         return plan.table
 
-    def _recheck(self, plan: MountPlan) -> None:
+    def _recheck_state(self, plan: MountPlan, status: HostStatus) -> None:
+        """The cheap re-check before mounting: has Docker started the container meanwhile?"""
+        fresh = DockerStateReader(status.docker_root).read_container_state(plan.container.id)
+        state = self._check_state(status, fresh)
+        if state.refuses_all:
+            raise Refused(f"refusing to mount {plan.container.name}: {state.message} (H2)")
+
+    def _recheck(self, plan: MountPlan) -> HostStatus:
         """Docker may start the container at any moment: read its state again just before acting."""
         status = self.read_status()
         fresh = next((c for c in status.docker.containers if c.id == plan.container.id), None)
@@ -599,6 +608,7 @@ class Lifecycle:
         mapping = self._check_mappings(status, plan)
         if mapping.refuses_all:
             raise Refused(f"refusing to mount {plan.container.name}: {mapping.message}")
+        return status
 
     def _find_block(self, name: str):
         return next((b for b in self.system.block_devices() if b.name == name), None)

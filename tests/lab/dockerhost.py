@@ -223,20 +223,23 @@ class HostBuilder:
         self.with_mounted(layer.cache_id, layer.device_id, size, lambda r: write_files(r, files))
         return layer
 
-    def container(self, name: str, image: str, top: Layer, fill=None, **kw) -> ContainerRecord:
+    def container(
+        self, name: str, image: str, top: Layer, fill=None, init_files: bool = True, **kw
+    ) -> ContainerRecord:
         rec = self.layout.add_container(name, image, top, **kw)
-        init_files = {
+        init_content = {
             ".dockerenv": b"",
             "etc/hosts": b"127.0.0.1 localhost\n",
             "etc/hostname": rec.id[:12].encode() + b"\n",
             "etc/resolv.conf": b"nameserver 10.0.0.2\n",
         }
-        self.with_mounted(
-            rec.mount_id + "-init",
-            rec.init_device_id,
-            rec.size,
-            lambda r: write_files(r, init_files),
-        )
+        if init_files:  # Docker's init layer files (skipped where no test looks at them)
+            self.with_mounted(
+                rec.mount_id + "-init",
+                rec.init_device_id,
+                rec.size,
+                lambda r: write_files(r, init_content),
+            )
         if fill is not None:
             self.with_mounted(rec.mount_id, rec.device_id, rec.size, fill)
         self.host.containers[name] = rec
@@ -358,7 +361,7 @@ def build_seed(base_dir: str, filesystem: str = "xfs", *, minimal: bool = False)
     if minimal:  # the seed incident and a running neighbour only
         save(host)
         return host
-    gone = b.container("gone", "busybox:latest", debian, state="exited")
+    gone = b.container("gone", "busybox:latest", debian, state="exited", init_files=False)
     b.layout.mark_deleted(gone.mount_id)
 
     leaky = b.container(
@@ -367,6 +370,7 @@ def build_seed(base_dir: str, filesystem: str = "xfs", *, minimal: bool = False)
         debian,
         state="exited",
         exit_code=0,
+        init_files=False,
         fill=lambda r: write_files(r, {"data/dump.rdb": os.urandom(MIB)}),
     )
     name = b.activate(leaky.mount_id, leaky.device_id, leaky.size)
@@ -379,6 +383,7 @@ def build_seed(base_dir: str, filesystem: str = "xfs", *, minimal: bool = False)
         debian,
         state="exited",
         restart_policy="always",
+        init_files=False,
         fill=lambda r: write_files(r, {"tmp/cache.bin": os.urandom(4 * MIB)}),
     )
     save(host)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from conftest import dmtui, sh, udev_mode
@@ -98,7 +100,14 @@ def test_each_scenario_container(seed_host):
 
 
 def test_human_status_fits_80_columns(seed_host):
-    out = dmtui("status", "--docker-root", seed_host.root, check=True).stdout
+    # The real console entry point, exec'ed like an operator's shell does.
+    proc = subprocess.run(
+        [sys.executable, "-m", "dmtui", "status", "--docker-root", seed_host.root],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = proc.stdout
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "kubesql-server" in out and "thin-pool" in out
 

@@ -57,8 +57,9 @@ shift $((OPTIND-1)); [ "${1:-}" = -- ] && shift
 [ $# -gt 0 ] || { echo "usage: $0 [-o OUTDIR] [-m MB] -- cmd..." >&2; exit 2; }
 mkdir -p "$OUT"; OUT=$(readlink -f "$OUT"); rm -f "$OUT/.rc" "$OUT/guest.log"
 [ -f "$MODDIR/modules.dep" ] || depmod -b "$KROOT" "$KVER"
-[ -s "$VMLINUX" ] || python3 -c 'import lzma,sys; d=open(sys.argv[1],"rb").read()
-open(sys.argv[2],"wb").write(lzma.LZMADecompressor().decompress(d[d.find(b"\xfd7zXZ\0"):]))' "$VMLINUZ" "$VMLINUX"
+# Caches are written to a temp name and renamed, so VMs started in parallel never see half.
+[ -s "$VMLINUX" ] || { python3 -c 'import lzma,sys; d=open(sys.argv[1],"rb").read()
+open(sys.argv[2],"wb").write(lzma.LZMADecompressor().decompress(d[d.find(b"\xfd7zXZ\0"):]))' "$VMLINUZ" "$VMLINUX.$$" && mv "$VMLINUX.$$" "$VMLINUX"; }
 
 # initramfs: busybox + just the modules needed to mount 9p + overlay, cached
 INITRD=$VMDIR/initrd.cpio.gz
@@ -83,7 +84,8 @@ umount /proc /sys; mount --move /dev /newroot/dev
 exec switch_root /newroot /bin/bash "$SELF" --stage2
 EOF
   chmod +x "$T/init"
-  (cd "$T" && find . | busybox cpio -o -H newc | gzip -1) > "$INITRD"; rm -rf "$T"
+  (cd "$T" && find . | busybox cpio -o -H newc | gzip -1) > "$INITRD.$$" && mv "$INITRD.$$" "$INITRD"
+  rm -rf "$T"
 fi
 
 # the command, run in the guest with the caller's cwd and env basics

@@ -57,7 +57,7 @@ class CommandLog:
         for listener in list(self.listeners):
             try:
                 listener(entry)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a UI listener must never break a step
                 pass
 
     def start(self, command: str, status: str = "running") -> LogEntry:

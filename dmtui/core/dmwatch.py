@@ -35,7 +35,7 @@ class DmWatcher:
             monitor = pyudev.Monitor.from_netlink(context, source="kernel")
             monitor.filter_by("block")
             monitor.start()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - no netlink in a sandbox, an old pyudev...
             self.error = f"no kernel uevents ({exc}); dm devices refresh on a timer instead"
             return False
         self._thread = threading.Thread(
@@ -65,5 +65,5 @@ class DmWatcher:
                 batch, pending = pending, set()
                 try:
                     self.on_change(batch)
-                except Exception:
+                except Exception:  # noqa: BLE001 - a listener bug must not kill the watcher
                     pass

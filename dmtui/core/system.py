@@ -55,6 +55,7 @@ class System(Protocol):
     def namespace_of(self, pid: int) -> str | None: ...
     def execute(self, argv: list[str]) -> CommandResult: ...
     def probe_filesystem(self, device_path: str) -> str | None: ...
+    def filesystem_usage(self, path: str) -> tuple[int, int, int] | None: ...
 
 
 def probe_magic(data: bytes) -> str | None:
@@ -186,6 +187,9 @@ class LinuxSystem:
             return CommandResult(124, "", f"{argv[0]} timed out after {COMMAND_TIMEOUT} s")
         return CommandResult(proc.returncode, proc.stdout, proc.stderr)
 
+    def filesystem_usage(self, path: str) -> tuple[int, int, int] | None:
+        return statvfs_usage(path)
+
     def probe_filesystem(self, device_path: str) -> str | None:
         try:
             fd = os.open(device_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -197,6 +201,16 @@ class LinuxSystem:
             return None
         finally:
             os.close(fd)
+
+
+def statvfs_usage(path: str) -> tuple[int, int, int] | None:
+    """(size, used, free for unprivileged users) of the filesystem at `path`, like df."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    size = st.f_blocks * st.f_frsize
+    return size, size - st.f_bfree * st.f_frsize, st.f_bavail * st.f_frsize
 
 
 def _read(path: str) -> str:

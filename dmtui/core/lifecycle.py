@@ -190,7 +190,11 @@ class Lifecycle:
         device_check, meta = self._check_device(status, c)
         checks.append(device_check)
         if meta is None or c.mount_id is None:
-            raise Refused(device_check.message, "see `dmtui status` for the problem")
+            hazard = f" ({device_check.hazard})" if device_check.hazard else ""
+            raise Refused(
+                f"refusing to mount {c.name}: {device_check.message}{hazard}",
+                "nothing to mount; `dmtui status` lists the problem",
+            )
         name = f"{status.device_prefix}-{c.mount_id}"
         record = self.journal.load(c.mount_id)
         plan = MountPlan(

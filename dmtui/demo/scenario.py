@@ -59,7 +59,7 @@ def build_demo(base: str, *, moving: bool = True) -> tuple[SimulatedHost, str]:
 
     if fresh:
         layout = DockerLayout(root, on_create=on_create)
-        layout.init_driver("xfs", 48 * MIB)
+        layout.init_driver("xfs", 53 * MIB)
         debian = layout.add_image_layer("debian")
         app = layout.add_image_layer("kubesql", debian)
         full = layout.add_container(

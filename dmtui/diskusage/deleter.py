@@ -61,6 +61,11 @@ class Target:
         parts = self.parent.path_parts()
         return "/".join([self.parent.root().name, *parts, self.name])
 
+    @property
+    def rel_path(self) -> str:
+        """The path inside the scanned tree (inside the container)."""
+        return "/" + "/".join([*self.parent.path_parts(), self.name])
+
     @classmethod
     def of(cls, parent: DirNode, entry: Entry, contents_only: bool = False) -> Target:
         return cls(

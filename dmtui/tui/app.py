@@ -200,10 +200,9 @@ class DmtuiApp(App):
                 plan = life.plan_mount(container_id, rw, status=status)
                 plans[rw] = (plan, self.session.dry_run_commands(plan))
         except DmtuiError as exc:
-            body = Text(printable(str(exc)))
-            body.append(
-                "\n\nNext step: see the problems below the panes, or `dmtui status`.", style="dim"
-            )
+            body = Text(printable(exc.reason), style="bold")
+            if exc.advice:
+                body.append(f"\n\nNext step: {printable(exc.advice)}", style="dim")
             self.call_from_thread(self.push_screen, InfoDialog("Cannot mount", body))
             return
         plan = plans[False][0]

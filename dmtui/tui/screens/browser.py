@@ -123,8 +123,13 @@ class BrowserScreen(Screen):
 
     def on_mount(self) -> None:
         mode = "read-write" if self.read_write else "read-only"
-        title = Text(f"{printable(self.label)}", style="bold cyan")
-        title.append(f"  mounted {mode} at {printable(self.mountpoint)}", style="dim")
+        title = Text(
+            f"{printable(self.label)}", style="bold cyan", no_wrap=True, overflow="ellipsis"
+        )
+        where = printable(self.mountpoint)
+        if len(where) > 40:
+            where = "…" + where[-39:]
+        title.append(f"  {mode} at {where}", style="dim")
         self.query_one("#browser-title", Static).update(title)
         self.query_one(SizeList).focus()
         self.start_scan()
@@ -228,10 +233,7 @@ class BrowserScreen(Screen):
         pool = getattr(self.app, "last_pool", None)
         if pool is not None and pool.data_total_bytes:
             pct = 100 * (pool.data_used_bytes or 0) / pool.data_total_bytes
-            text.append(
-                f"   Pool data: {human_bytes(pool.data_used_bytes)} of "
-                f"{human_bytes(pool.data_total_bytes)} ({pct:.1f}%)"
-            )
+            text.append(f"  Pool {pct:.1f}% of {human_bytes(pool.data_total_bytes)}")
         self.query_one("#totals", Static).update(text)
 
     # -- navigation ----------------------------------------------------------------------
@@ -420,7 +422,8 @@ class BrowserScreen(Screen):
             what = "stopped: " if report.stopped else ""
             severity = "warning" if report.failures or report.stopped else "information"
             self.notify(
-                f"{what}deleted {report.deleted_entries} entries, freed "
+                f"{what}deleted {report.deleted_entries} "
+                f"{'entry' if report.deleted_entries == 1 else 'entries'}, freed "
                 f"{human_bytes(report.freed_disk)}; press t to give it back to the pool"
                 + (f"; {len(report.failures)} failed" if report.failures else ""),
                 severity=severity,

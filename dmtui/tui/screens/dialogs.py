@@ -7,7 +7,7 @@ import shlex
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, ProgressBar, Static
 
@@ -34,7 +34,8 @@ class Confirm(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
-            yield Static(self.body, classes="dialog-body")
+            with VerticalScroll(classes="dialog-scroll"):
+                yield Static(self.body, classes="dialog-body")
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.yes_label} (y)", id="yes", variant="error")
                 yield Button("No (n)", id="no", variant="primary")
@@ -73,7 +74,8 @@ class MountDialog(ModalScreen["bool | None"]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Static(classes="dialog-title", id="mount-title")
-            yield Static(classes="dialog-body", id="mount-body")
+            with VerticalScroll(classes="dialog-scroll"):
+                yield Static(classes="dialog-body", id="mount-body")
             with Horizontal(classes="buttons"):
                 yield Button("Mount (y)", id="yes", variant="warning")
                 yield Button("Cancel (n)", id="no", variant="primary")
@@ -157,13 +159,16 @@ def delete_summary(targets: list[Target], apparent: bool) -> Text:
     items = sum(t.items for t in targets)
     body = Text()
     for t in targets[:6]:
-        body.append("  " + printable(t.path) + ("/" if t.node is not None else ""), style="bold")
+        body.append(
+            "  " + printable(t.rel_path) + ("/" if t.node is not None else ""), style="bold"
+        )
         if t.contents_only:
             body.append("  (its contents; the directory stays)", style="dim")
         body.append("\n")
     if len(targets) > 6:
         body.append(f"  … and {len(targets) - 6} more\n", style="dim")
-    body.append(f"\n{len(targets)} entries, {items} items; frees about {human_bytes(freed)}")
+    noun = "entry" if len(targets) == 1 else "entries"
+    body.append(f"\n{len(targets)} {noun}, {items} items; frees about {human_bytes(freed)}")
     body.append(" in the container's filesystem; `t` then gives it back to the pool.\n")
     body.append("\nEquivalent command:\n", style="bold")
     quoted = " ".join(_shell_quote(t.path) for t in targets[:3])
@@ -329,7 +334,8 @@ class InfoDialog(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(self.title_text, style="bold"), classes="dialog-title")
-            yield Static(self.body, classes="dialog-body")
+            with VerticalScroll(classes="dialog-scroll"):
+                yield Static(self.body, classes="dialog-body")
             yield Static(Text("Esc closes", style="dim"))
 
     def action_close(self) -> None:

@@ -54,7 +54,12 @@ class MainScreen(Screen):
         yield ProblemsBar()
         yield Footer()
 
+    def on_resize(self, event) -> None:
+        # At 80x24 the containers pane keeps room for rows: smaller pool and problems panes.
+        self.set_class(self.size.height < 32, "compact")
+
     def on_mount(self) -> None:
+        self.set_class(self.size.height < 32, "compact")
         self.query_one("#filter", Input).display = False
         self.query_one(ContainersTable).focus()
 

@@ -45,7 +45,12 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def build_demo_app(
-    directory: str | None, *, read_only: bool = False, interval: float = 2.0, moving: bool = True
+    directory: str | None,
+    *,
+    read_only: bool = False,
+    interval: float = 2.0,
+    moving: bool = True,
+    pool_name: str | None = None,
 ):
     """The TUI on a simulated host under `directory` (kept) or a temp dir (removed)."""
     from dmtui.demo.scenario import build_demo
@@ -66,6 +71,6 @@ def build_demo_app(
 
     # The demo's journal, command log and mount points live in the demo directory.
     os.environ[STATE_DIR_ENV] = os.path.join(base, "run")
-    host, root = build_demo(base, moving=moving)
-    session = Session(host, root, None, read_only=read_only, interval=interval, demo=True)
+    host, root = build_demo(base, moving=moving, pool_name=pool_name)
+    session = Session(host, root, pool_name, read_only=read_only, interval=interval, demo=True)
     return DmtuiApp(session, watch_udev=False), cleanup

@@ -36,6 +36,13 @@ class MountRecord:
     def label(self) -> str:
         return self.container_name or self.container_id[:12]
 
+    def size_sectors(self) -> int:
+        """The table's length (second field of `0 <sectors> thin <pool> <id>`)."""
+        try:
+            return int(self.table.split()[1])
+        except (IndexError, ValueError):
+            return 0
+
 
 class Journal:
     def __init__(self, directory: str | None = None) -> None:

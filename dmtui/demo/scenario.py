@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from dmtui.core.dockerconfig import device_prefix_for
+from dmtui.core.journal import Journal
 from dmtui.demo.docker_layout import DockerLayout
 from dmtui.demo.simhost import SimulatedHost
 
@@ -44,7 +45,9 @@ def _fill_kubesql(rootfs: str) -> None:
     os.symlink("/etc/shadow", os.path.join(rootfs, "tmp/host-link"))
 
 
-def build_demo(base: str, *, moving: bool = True) -> tuple[SimulatedHost, str]:
+def build_demo(
+    base: str, *, moving: bool = True, pool_name: str | None = None
+) -> tuple[SimulatedHost, str]:
     """Create (or reuse) the demo under `base`; return the simulated kernel and docker root."""
     os.makedirs(base, exist_ok=True)
     base = os.path.abspath(base)
@@ -86,16 +89,16 @@ def build_demo(base: str, *, moving: bool = True) -> tuple[SimulatedHost, str]:
         _write(os.path.join(host.device_dir(idle.device_id), "rootfs/tmp/cache.bin"), b"c" * MIB)
         with open(os.path.join(base, MARKER), "w") as fh:
             fh.write(f"{web.device_id} {full.device_id}\n")
-    _attach(host, root)
+    _attach(host, root, pool_name)
     return host, root
 
 
-def _attach(host: SimulatedHost, root: str) -> None:
+def _attach(host: SimulatedHost, root: str, pool_name: str | None) -> None:
     """Rebuild the simulated kernel state from the docker root's files."""
     from dmtui.core.dockerstate import DockerStateReader
 
     prefix = device_prefix_for(os.path.join(root, "devicemapper"))
-    host.pool_name = f"{prefix}-pool"
+    host.pool_name = pool_name or f"{prefix}-pool"
     host.add_device(
         host.pool_name,
         "thin-pool",
@@ -110,12 +113,26 @@ def _attach(host: SimulatedHost, root: str) -> None:
             continue
         host.thin_sizes[meta.device_id] = meta.size or 0
         host.device_dir(meta.device_id)
+    records = {}
+    journal = Journal()
+    for record in journal.records():
+        records[record.mount_id] = record
     for c in state.containers:
         if c.device is None or c.device.device_id is None:
             continue
         thin = c.device.device_id
         directory = host.device_dir(thin)
-        # A demo stopped while something was mounted: put the filesystem back.
+        record = records.get(c.mount_id or "")
+        left = os.path.join(record.mountpoint, "rootfs") if record else ""
+        if record and record.state == "mounted" and os.path.isdir(left):
+            # Left mounted by an earlier demo ("l" at quit): the simulated kernel keeps it.
+            dev = host.add_device(record.device_name, "thin", f"x {thin}", record.size_sectors())
+            dev.mounts.append(record.mountpoint)
+            dev.open_count = 1
+            host.mount_points[record.mountpoint] = thin
+            continue
+        if record:
+            journal.delete(record.mount_id)  # the simulated kernel forgot the rest
         leftover = os.path.join(host.base, "run", "mnt", c.mount_id or "")
         if not os.path.isdir(directory) and os.path.isdir(os.path.join(leftover, "rootfs")):
             os.rename(leftover, directory)
@@ -124,7 +141,3 @@ def _attach(host: SimulatedHost, root: str) -> None:
             dev = host.add_device(name, "thin", f"x {thin}", (c.device.size or 0) // 512)
             dev.mounts.append(os.path.join(root, "devicemapper", "mnt", c.mount_id or ""))
             dev.open_count = 1
-    journal = os.path.join(host.base, "run", "journal")
-    if os.path.isdir(journal):
-        for name in os.listdir(journal):
-            os.remove(os.path.join(journal, name))

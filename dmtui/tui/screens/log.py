@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,7 +16,7 @@ from dmtui.core.text import printable
 
 def entry_text(entry: LogEntry) -> Text:
     line = Text()
-    line.append(entry.line()[:17], style="dim")
+    line.append(time.strftime("%H:%M:%S ", time.localtime(entry.time)), style="dim")
     status_style = {"ok": "green", "failed": "bold red", "running": "yellow"}.get(
         entry.status, "cyan"
     )
@@ -37,7 +39,7 @@ class CommandLogScreen(Screen):
         yield Static(
             Text("Command log: every privileged command dmtui ran", style="bold"), id="log-title"
         )
-        yield RichLog(id="log", wrap=False, highlight=False, markup=False, auto_scroll=True)
+        yield RichLog(id="log", wrap=True, highlight=False, markup=False, auto_scroll=True)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -288,7 +288,7 @@ class Deleter:
         parent = target.parent
         before = (old.disk, old.apparent, old.items)
         try:
-            fresh = Scanner(os.path.join(target.path), threads=4).scan()
+            fresh = Scanner(target.path, workers=1).scan()
         except Exception:  # noqa: BLE001 - gone entirely
             fresh = None
         if fresh is None or (fresh.dev, fresh.ino) != (old.dev, old.ino):

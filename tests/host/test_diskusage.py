@@ -81,9 +81,9 @@ def tree(tmp_path):
     return root
 
 
-@pytest.mark.parametrize("threads", [1, 16])
-def test_totals_equal_gnu_du(tree, threads):
-    node = Scanner(str(tree), threads=threads).scan()
+@pytest.mark.parametrize("workers", [1, 16])
+def test_totals_equal_gnu_du(tree, workers):
+    node = Scanner(str(tree), workers=workers).scan()
     assert (node.disk, node.apparent, node.items) == du_all(tree)
 
 

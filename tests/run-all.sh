@@ -15,26 +15,32 @@ if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv || exit 1; fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' || exit 1
 VPY=$TOP/.venv/bin/python
 
+# apt packages the tests use (ncdu, xfsprogs, qemu, ...) and the VM kernel, cached.
+step "system packages"
+if [ "$(id -u)" = 0 ]; then
+  tests/vm/prepare.sh >/dev/null || { echo "preparing the machine failed"; exit 1; }
+else
+  echo "not root: skipping apt packages (tests that need them are skipped or fail)"
+fi
+
 failed=()
 step "ruff"
-.venv/bin/ruff check dmtui tests benchmarks || failed+=(ruff)
+.venv/bin/ruff check dmtui tests benchmarks screenshots || failed+=(ruff)
 
 step "host tests"
 $VPY -m pytest -m "not realdm" -p no:cacheprovider || failed+=(host)
 
 if [ "${DMTUI_SKIP_VM:-0}" != 1 ]; then
-  step "real-kernel VM: preparing"
-  tests/vm/prepare.sh >/dev/null || { echo "VM preparation failed"; exit 1; }
   OUT=${DMTUI_VM_OUT:-$TOP/tests/vm/out}
   # Byte-compile on the host: the guest's writes are thrown away, and emulated imports are slow.
   $VPY -m compileall -q dmtui tests >/dev/null
   mkdir -p "$OUT"
-  # Both udev modes at once: each VM mostly keeps one emulated CPU busy.
+  # Both udev modes at once, one emulated CPU each: the tests keep one CPU busy anyway.
   start=$(date +%s)
   pids=()
   for udev in 0 1; do
     mkdir -p "$OUT/udev$udev"
-    VM_UDEV=$udev VM_QUIET=1 VM_MODULES="dm-thin-pool xfs ext4 loop" VM_TIMEOUT=900 \
+    SMP=1 VM_UDEV=$udev VM_QUIET=1 VM_MODULES="dm-thin-pool xfs ext4 loop" VM_TIMEOUT=900 \
       tests/vm/run-vm.sh -m 2048 -o "$OUT/udev$udev" -- \
       "$VPY" -m pytest -m realdm -p no:cacheprovider -v tests/realdm \
         --junitxml="$OUT/udev$udev/junit.xml" > "$OUT/udev$udev/host.log" 2>&1 &

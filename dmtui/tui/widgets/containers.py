@@ -43,8 +43,10 @@ class ContainersTable(DataTable):
             if meta and meta.deleted:
                 where = "deleted"
             elif dev is not None and dev.mounts:
-                mine = [m.mount_point for m in dev.mounts if "/dmtui/" in m.mount_point]
-                where = "mounted (dmtui)" if mine else "mounted"
+                point = dev.mounts[0].mount_point
+                where = "mounted " + (point if len(point) <= 28 else "…" + point[-27:])
+                if len(dev.mounts) > 1:
+                    where += f" +{len(dev.mounts) - 1}"
             elif dev is not None:
                 where = "active"
             else:
@@ -83,7 +85,7 @@ class ContainersTable(DataTable):
                 Text(state, style=STATE_STYLE.get(raw_state or "", "red")),
                 safe(image, "dim"),
                 Text(size, justify="right"),
-                Text(where, style="cyan" if "mounted" in where else ""),
+                safe(where, "cyan" if where.startswith("mounted") else ""),
                 Text("!" if flags else "", style="bold red"),
                 key=cid,
             )

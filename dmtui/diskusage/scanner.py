@@ -92,6 +92,8 @@ def read_dir(node: DirNode, path: str, root_dev: int, links: list[LinkRef]) -> l
         names: list[str] = []
         data = array("q")
         kinds = bytearray()
+        # Bound methods and plain ints: this loop runs once per file of the tree.
+        add_name, add_numbers, add_kind = names.append, data.extend, kinds.append
         file_disk = file_apparent = 0
         with os.scandir(fd) as it:
             for entry in it:
@@ -99,8 +101,8 @@ def read_dir(node: DirNode, path: str, root_dev: int, links: list[LinkRef]) -> l
                     st = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue  # vanished since readdir
-                mode = st.st_mode
-                if stat.S_ISDIR(mode):
+                fmt = st.st_mode >> 12  # S_IFMT: 4 directory, 8 regular, 10 symlink
+                if fmt == 4:
                     child = DirNode(
                         entry.name, node, st.st_dev, st.st_ino, st.st_blocks * 512, st.st_size
                     )
@@ -110,23 +112,17 @@ def read_dir(node: DirNode, path: str, root_dev: int, links: list[LinkRef]) -> l
                     else:
                         subdirs.append(f"{path}/{entry.name}")
                     continue
-                if stat.S_ISREG(mode):
-                    kind = FILE
-                elif stat.S_ISLNK(mode):
-                    kind = SYMLINK
-                else:
-                    kind = OTHER
+                kind = FILE if fmt == 8 else SYMLINK if fmt == 10 else OTHER
                 disk = st.st_blocks * 512
+                size = st.st_size
                 if st.st_nlink > 1:
                     kind |= HARDLINK
                     links.append((node, len(kinds), st.st_ino))
-                names.append(entry.name)
-                data.append(disk)
-                data.append(st.st_size)
-                data.append(st.st_ino)
-                kinds.append(kind)
+                add_name(entry.name)
+                add_numbers((disk, size, st.st_ino))
+                add_kind(kind)
                 file_disk += disk
-                file_apparent += st.st_size
+                file_apparent += size
         node.names = "\0".join(names)
         node.data = data
         node.kinds = kinds

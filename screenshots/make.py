@@ -24,7 +24,7 @@ async def main() -> int:
     from dmtui.tui.widgets.sizelist import SizeList
 
     shutil.rmtree(DEMO, ignore_errors=True)
-    app, cleanup = build_demo_app(DEMO, moving=False, pool_name=POOL)
+    app, cleanup = build_demo_app(DEMO, moving=True, pool_name=POOL)
 
     async def wait(pilot, predicate) -> None:
         for _ in range(200):
@@ -40,9 +40,10 @@ async def main() -> int:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.5)
         await app.workers.wait_for_complete()
-        for _ in range(6):  # a few pool samples for the sparkline
+        for _ in range(12):  # a few pool samples for the sparkline
             app.sample_pool()
             await app.workers.wait_for_complete()
+            await pilot.pause(0.3)
         table = app.screen.query_one("#containers", DataTable)
         table.move_cursor(row=2)  # kubesql-server
         await pilot.pause(0.2)

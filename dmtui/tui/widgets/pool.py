@@ -73,7 +73,8 @@ class PoolPane(Vertical, can_focus=True):
         if used is not None:
             self.samples.append((when, used))
         s = pool.status
-        key = (used, pool.metadata_used_bytes, s.mode, s.needs_check, s.transaction_id)
+        eta = time_until_full(self.samples, total, used) if used is not None and total else ""
+        key = (used, pool.metadata_used_bytes, s.mode, s.needs_check, s.transaction_id, eta)
         if key != self._last:
             self._last = key
             min_free = pool.min_free_bytes or 0
@@ -94,8 +95,8 @@ class PoolPane(Vertical, can_focus=True):
             body.append(f"\nmin free {human_bytes(min_free)}", style="yellow" if refusal else "dim")
             if refusal:
                 body.append(" (below: Docker refuses new containers)", style="yellow")
-            if used is not None and total:
-                body.append(f"\n{time_until_full(self.samples, total, used)}", style="dim")
+            if eta:
+                body.append(f"\n{eta}", style="dim")
             text.update(body)
             spark = self.query_one("#pool-spark", Sparkline)
             spark.data = [u for _, u in self.samples]

@@ -93,12 +93,8 @@ def render_status(status: HostStatus) -> str:
             + (" deferred-remove" if d.deferred_remove else "")
         )
         for m in d.mounts:
-            ns = (
-                "dockerd ns"
-                if m.namespace == status.dockerd_namespace
-                else ("this ns" if m.namespace == status.own_namespace else f"pid {m.pid}")
-            )
-            lines.append(f"    mounted {fit(printable(m.mount_point), 52)} ({ns})")
+            ns = status.namespace_label(m, short=True)
+            lines.append(f"    mounted {fit(printable(m.mount_point), 46)} ({ns})")
     lines.append("")
     lines.append(f"PROBLEMS ({len(status.problems)})")
     for p in status.problems:

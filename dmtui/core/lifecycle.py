@@ -422,12 +422,9 @@ class Lifecycle:
         """Who holds a device: its mounts in every namespace, and sysfs holders."""
         parts = []
         for m in dev.mounts:
-            if m.namespace == status.dockerd_namespace:
-                where = "dockerd's mount namespace"
-            elif m.namespace == status.own_namespace:
-                where = "this mount namespace"
-            else:
-                where = f"mount namespace {m.namespace} of pid {m.pid} ({comm_of(m.pid)})"
+            where = status.namespace_label(m)
+            if m.namespace not in (status.dockerd_namespace, status.own_namespace):
+                where += f" ({comm_of(m.pid)})"
             parts.append(f"mounted at {printable(m.mount_point)} in {where}")
         holders = self.system.holders(dev.kernel_name)
         if holders:

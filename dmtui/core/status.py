@@ -56,6 +56,16 @@ class HostStatus:
     def docker_root(self) -> str:
         return self.config.docker_root
 
+    def namespace_label(self, mount: MountEntry, short: bool = False) -> str:
+        """Whose mount namespace a mount lives in: dockerd's, ours, or another process's."""
+        if mount.namespace == self.dockerd_namespace:
+            return "dockerd ns" if short else "dockerd's mount namespace"
+        if mount.namespace == self.own_namespace:
+            return "this ns" if short else "this mount namespace"
+        if short:
+            return f"ns of pid {mount.pid}"
+        return f"mount namespace {mount.namespace} of pid {mount.pid}"
+
     def device_name_for(self, hash_: str) -> str | None:
         return f"{self.device_prefix}-{hash_}" if self.device_prefix else None
 

@@ -6,6 +6,7 @@ report back with messages; the udev watcher thread only posts a coalescing messa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -14,6 +15,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.css.query import NoMatches
 
 from dmtui.core.dmwatch import DmWatcher
 from dmtui.core.errors import DmtuiError
@@ -135,9 +137,10 @@ class DmtuiApp(App):
             self.main_screen.title_text = title_for(
                 status.docker_root, status.pool_name, self.session.read_only, self.session.demo
             )
-            self.main_screen.query_one("#title").update(
-                Text(self.main_screen.title_text, style="bold")
-            )
+            with contextlib.suppress(NoMatches):
+                self.main_screen.query_one("#title").update(
+                    Text(self.main_screen.title_text, style="bold")
+                )
             self.main_screen.show_status(status)
 
     def on_pool_sampled(self, message: PoolSampled) -> None:

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
@@ -43,6 +44,8 @@ class MainScreen(Screen):
     def __init__(self, title: str) -> None:
         super().__init__()
         self.title_text = title
+        self._pending_status: HostStatus | None = None
+        self._pending_pool: tuple[PoolInfo | None, float, str] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.title_text, style="bold"), id="title")
@@ -61,17 +64,29 @@ class MainScreen(Screen):
     def on_mount(self) -> None:
         self.set_class(self.size.height < 32, "compact")
         self.query_one("#filter", Input).display = False
+        if self._pending_status is not None:
+            self.show_status(self._pending_status)
+        if self._pending_pool is not None:
+            self.show_pool(*self._pending_pool)
         self.query_one(ContainersTable).focus()
 
     # -- updates from the app ------------------------------------------------------------
 
     def show_status(self, status: HostStatus) -> None:
-        self.query_one(ContainersTable).show(status)
-        self.query_one(DevicesTable).show(status)
-        self.query_one(ProblemsBar).show(status.problems)
+        self._pending_status = status
+        try:
+            self.query_one(ContainersTable).show(status)
+            self.query_one(DevicesTable).show(status)
+            self.query_one(ProblemsBar).show(status.problems)
+        except NoMatches:
+            return  # not composed yet (a slow start): on_mount shows it
 
     def show_pool(self, pool: PoolInfo | None, when: float, name: str) -> None:
-        self.query_one(PoolPane).show(pool, when, name)
+        self._pending_pool = (pool, when, name)
+        try:
+            self.query_one(PoolPane).show(pool, when, name)
+        except NoMatches:
+            return
 
     # -- actions -------------------------------------------------------------------------
 

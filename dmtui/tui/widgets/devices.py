@@ -26,15 +26,9 @@ class DevicesTable(DataTable):
             name = d.name
             if status.device_prefix and name.startswith(status.device_prefix + "-"):
                 name = "…" + name[len(status.device_prefix) :][:13]
-            mounts = []
-            for m in d.mounts:
-                if m.namespace == status.dockerd_namespace:
-                    where = "dockerd ns"
-                elif m.namespace == status.own_namespace:
-                    where = "host ns"
-                else:
-                    where = f"ns of pid {m.pid}"
-                mounts.append(f"{m.mount_point} ({where})")
+            mounts = [
+                f"{m.mount_point} ({status.namespace_label(m, short=True)})" for m in d.mounts
+            ]
             extra = " deferred-remove" if d.deferred_remove else ""
             rows.append(
                 (

@@ -134,13 +134,15 @@ class DmtuiApp(App):
     def on_host_refreshed(self, message: HostRefreshed) -> None:
         status = message.status
         if self.main_screen is not None:
+            old_title = self.main_screen.title_text
             self.main_screen.title_text = title_for(
                 status.docker_root, status.pool_name, self.session.read_only, self.session.demo
             )
-            with contextlib.suppress(NoMatches):
-                self.main_screen.query_one("#title").update(
-                    Text(self.main_screen.title_text, style="bold")
-                )
+            if self.main_screen.title_text != old_title:
+                with contextlib.suppress(NoMatches):
+                    self.main_screen.query_one("#title").update(
+                        Text(self.main_screen.title_text, style="bold")
+                    )
             self.main_screen.show_status(status)
 
     def on_pool_sampled(self, message: PoolSampled) -> None:

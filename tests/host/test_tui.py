@@ -103,7 +103,7 @@ def test_main_screen_panes_and_keys(demo_dir):
             table = app.screen.query_one("#containers", DataTable)
             names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
             assert names == ["gone", "idle", "kubesql-server", "web"]
-            pool_text = str(app.screen.query_one("#pool-text", Static).render())
+            pool_text = "".join(str(w.render()) for w in app.screen.query(".pool-line"))
             assert "data" in pool_text and "%" in pool_text and "mode rw" in pool_text
             devices = app.screen.query_one("#devices", DataTable)
             assert devices.row_count == 2

@@ -14,13 +14,15 @@ from dmtui.core.pool import PoolInfo
 from dmtui.core.units import human_bytes
 
 HISTORY = 120  # samples kept for the sparkline and the rate (4 minutes at 2 s)
+SPARK_EVERY = 5  # redraw the sparkline every N samples: each redraw costs bytes over SSH
 BAR_WIDTH = 18
 
 
-def usage_bar(label: str, used: int | None, total: int | None, warn_at: float) -> Text:
+def usage_bar(label: str, used: int | None, total: int | None, warn_at: float) -> tuple[Text, Text]:
+    """The bar line and the bytes line of one usage meter."""
     text = Text(f"{label:<5}")
     if used is None or not total:
-        return text.append("unknown", style="red")
+        return text.append("unknown", style="red"), Text("")
     fraction = used / total
     filled = round(fraction * BAR_WIDTH)
     style = "green"
@@ -31,8 +33,7 @@ def usage_bar(label: str, used: int | None, total: int | None, warn_at: float) -
     text.append("█" * filled, style=style)
     text.append("░" * (BAR_WIDTH - filled), style="dim")
     text.append(f" {fraction * 100:5.1f}%", style=style)
-    text.append(f"\n      {human_bytes(used)} of {human_bytes(total)}", style="dim")
-    return text
+    return text, Text(f"      {human_bytes(used)} of {human_bytes(total)}", style="dim")
 
 
 def time_until_full(samples: deque[tuple[float, int]], total: int, used: int) -> str:
@@ -46,57 +47,66 @@ def time_until_full(samples: deque[tuple[float, int]], total: int, used: int) ->
     if rate <= 0:
         return "not filling"
     seconds = (total - used) / rate
-    return f"full in ~{humanize.naturaldelta(seconds)} ({human_bytes(int(rate))}/s)"
+    return f"full in ~{humanize.naturaldelta(seconds)}"
+
+
+LINES = ("data", "data-bytes", "meta", "meta-bytes", "mode", "policy", "min", "eta")
 
 
 class PoolPane(Vertical, can_focus=True):
+    """One Static per line: a sample repaints only the lines whose text changed."""
+
     BORDER_TITLE = "2 Thin pool"
 
     def __init__(self) -> None:
         super().__init__(id="pool")
         self.samples: deque[tuple[float, int]] = deque(maxlen=HISTORY)
-        self._last: tuple = ()
+        self._shown: dict[str, str] = {}
+        self._count = 0
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("reading…", style="dim"), id="pool-text")
+        for line in LINES:
+            yield Static("", id=f"pool-{line}", classes="pool-line")
         yield Sparkline([], id="pool-spark")
 
+    def _set(self, line: str, text: Text) -> None:
+        if self._shown.get(line) == text.plain + repr(text.spans):
+            return
+        self._shown[line] = text.plain + repr(text.spans)
+        self.query_one(f"#pool-{line}", Static).update(text)
+
     def show(self, pool: PoolInfo | None, when: float, name: str = "") -> None:
-        text = self.query_one("#pool-text", Static)
         if pool is None:
-            message = Text(f"{name or 'pool'}: not readable", style="red")
-            if self._last != ("none",):
-                self._last = ("none",)
-                text.update(message)
+            self._set("data", Text(f"{name or 'pool'}: not readable", style="red"))
             return
         used, total = pool.data_used_bytes, pool.data_total_bytes
         if used is not None:
             self.samples.append((when, used))
         s = pool.status
-        eta = time_until_full(self.samples, total, used) if used is not None and total else ""
-        key = (used, pool.metadata_used_bytes, s.mode, s.needs_check, s.transaction_id, eta)
-        if key != self._last:
-            self._last = key
-            min_free = pool.min_free_bytes or 0
-            warn_at = 1 - (min_free / total) if total else 0.9
-            body = Text()
-            body.append_text(usage_bar("data", used, total, warn_at))
-            body.append("\n")
-            body.append_text(
-                usage_bar("meta", pool.metadata_used_bytes, pool.metadata_total_bytes, 0.9)
-            )
-            body.append("\nmode ")
-            body.append(s.mode, style="green" if s.mode == "rw" else "bold red")
-            if s.needs_check:
-                body.append(" needs_check", style="bold red")
-            body.append(f"  tx {s.transaction_id}", style="dim")
-            body.append(f"\n{s.no_space_policy or ''}", style="dim")
-            refusal = pool.docker_refusal()
-            body.append(f"\nmin free {human_bytes(min_free)}", style="yellow" if refusal else "dim")
-            if refusal:
-                body.append(" (below: Docker refuses new containers)", style="yellow")
-            if eta:
-                body.append(f"\n{eta}", style="dim")
-            text.update(body)
-            spark = self.query_one("#pool-spark", Sparkline)
-            spark.data = [u for _, u in self.samples]
+        min_free = pool.min_free_bytes or 0
+        warn_at = 1 - (min_free / total) if total else 0.9
+        data_bar, data_bytes = usage_bar("data", used, total, warn_at)
+        meta_bar, meta_bytes = usage_bar(
+            "meta", pool.metadata_used_bytes, pool.metadata_total_bytes, 0.9
+        )
+        self._set("data", data_bar)
+        self._set("data-bytes", data_bytes)
+        self._set("meta", meta_bar)
+        self._set("meta-bytes", meta_bytes)
+        mode = Text("mode ")
+        mode.append(s.mode, style="green" if s.mode == "rw" else "bold red")
+        if s.needs_check:
+            mode.append(" needs_check", style="bold red")
+        mode.append(f"  tx {s.transaction_id}", style="dim")
+        self._set("mode", mode)
+        self._set("policy", Text(s.no_space_policy or "", style="dim"))
+        refusal = pool.docker_refusal()
+        minimum = Text(f"min free {human_bytes(min_free)}", style="yellow" if refusal else "dim")
+        if refusal:
+            minimum.append(" (below: no new containers)", style="yellow")
+        self._set("min", minimum)
+        if used is not None and total:
+            self._set("eta", Text(time_until_full(self.samples, total, used), style="dim"))
+        self._count += 1
+        if self._count % SPARK_EVERY == 1:
+            self.query_one("#pool-spark", Sparkline).data = [u for _, u in self.samples]

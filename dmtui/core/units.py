@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import humanize
-
 
 def human_bytes(n: int | None) -> str:
     if n is None:
         return "-"
     if n < 1024:
         return f"{n} B"
+    import humanize  # here, not at the top: `dmtui du` starts faster without it
+
     return humanize.naturalsize(n, binary=True, format="%.1f")
 
 

@@ -28,10 +28,12 @@ step "ruff"
 .venv/bin/ruff check dmtui tests benchmarks screenshots || failed+=(ruff)
 
 step "host tests"
-$VPY -m pytest -m "not realdm" -p no:cacheprovider || failed+=(host)
+OUT=${DMTUI_VM_OUT:-$TOP/tests/vm/out}
+mkdir -p "$OUT"
+rm -f "$OUT"/host-junit.xml "$OUT"/udev*/junit.xml
+$VPY -m pytest -m "not realdm" -p no:cacheprovider --junitxml="$OUT/host-junit.xml" || failed+=(host)
 
 if [ "${DMTUI_SKIP_VM:-0}" != 1 ]; then
-  OUT=${DMTUI_VM_OUT:-$TOP/tests/vm/out}
   # Byte-compile on the host: the guest's writes are thrown away, and emulated imports are slow.
   $VPY -m compileall -q dmtui tests >/dev/null
   mkdir -p "$OUT"
@@ -56,5 +58,18 @@ if [ "${DMTUI_SKIP_VM:-0}" != 1 ]; then
 fi
 
 step "summary"
+# One closing line over every suite (host and both VMs), from their junit reports.
+$VPY - "$OUT" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+passed = failed = skipped = 0
+for path in sorted(glob.glob(f"{sys.argv[1]}/host-junit.xml") + glob.glob(f"{sys.argv[1]}/udev*/junit.xml")):
+    root = ET.parse(path).getroot()
+    for suite in root.iter("testsuite"):
+        n, f, e, s = (int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped"))
+        passed += n - f - e - s
+        failed += f + e
+        skipped += s
+print(f"total: {passed} passed, {failed} failed, {skipped} skipped")
+PY
 if [ ${#failed[@]} -gt 0 ]; then echo "FAILED: ${failed[*]}"; exit 1; fi
 echo "all test suites passed"

@@ -1,5 +1,3 @@
-import sys
+from dmtui.cli.main import entry
 
-from dmtui.cli.main import main
-
-sys.exit(main())
+entry()

@@ -67,11 +67,15 @@ def select(app, name: str) -> None:
     raise AssertionError(f"{name} not listed")
 
 
+async def open_mount_dialog(pilot, name: str, dialog=MountDialog) -> None:
+    select(pilot.app, name)
+    await pilot.press("m")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, dialog))
+
+
 async def open_browser(pilot, demo_dir: str, read_write: bool = True) -> BrowserScreen:
     app = pilot.app
-    select(app, "kubesql-server")
-    await pilot.press("m")
-    await wait_for(pilot, lambda: isinstance(app.screen, MountDialog))
+    await open_mount_dialog(pilot, "kubesql-server")
     if not read_write:
         await pilot.press("r")
     await pilot.press("y")
@@ -139,9 +143,7 @@ def test_refused_mounts_explain_themselves(demo_dir):
         app = make_app(demo_dir)
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
-            select(app, "web")
-            await pilot.press("m")
-            await wait_for(pilot, lambda: isinstance(app.screen, MountDialog))
+            await open_mount_dialog(pilot, "web")
             body = texts(app.screen)
             assert "✗ container stopped" in body and "H2" in body and "Refused" in body
             assert app.screen.query_one("#yes", Button).disabled
@@ -149,9 +151,7 @@ def test_refused_mounts_explain_themselves(demo_dir):
             await pilot.pause(0.2)
             assert isinstance(app.screen, MountDialog)
             await pilot.press("escape")
-            select(app, "gone")
-            await pilot.press("m")
-            await wait_for(pilot, lambda: isinstance(app.screen, InfoDialog))
+            await open_mount_dialog(pilot, "gone", InfoDialog)
             body = texts(app.screen)
             assert "marked deleted" in body and "Next step" in body
             await pilot.press("escape")
@@ -165,9 +165,7 @@ def test_mount_delete_trim_unmount(demo_dir):
         app = make_app(demo_dir)
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
-            select(app, "kubesql-server")
-            await pilot.press("m")
-            await wait_for(pilot, lambda: isinstance(app.screen, MountDialog))
+            await open_mount_dialog(pilot, "kubesql-server")
             dialog = texts(app.screen)
             assert "mode: read-write" in dialog  # every check allows it: starts read-write
             assert "dmsetup create" in dialog and "mount -t xfs -o rw,nodev,nosuid,nouuid" in dialog
@@ -292,9 +290,7 @@ def test_read_only_mode_hides_and_refuses_writes(demo_dir):
         app = make_app(demo_dir, read_only=True)
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
-            select(app, "kubesql-server")
-            await pilot.press("m")
-            await wait_for(pilot, lambda: isinstance(app.screen, MountDialog))
+            await open_mount_dialog(pilot, "kubesql-server")
             assert "mode: read-only" in texts(app.screen)
             await pilot.press("w")
             assert "mode: read-only" in texts(app.screen)
@@ -366,9 +362,7 @@ def test_usable_at_80x24(demo_dir):
             await settle(pilot)
             table = app.screen.query_one("#containers", DataTable)
             assert table.size.height >= 6  # room for rows at 80x24
-            select(app, "kubesql-server")
-            await pilot.press("m")
-            await wait_for(pilot, lambda: isinstance(app.screen, MountDialog))
+            await open_mount_dialog(pilot, "kubesql-server")
             button = app.screen.query_one("#yes", Button)
             assert button.region.bottom <= 24  # the buttons stay on screen
             await pilot.press("y")

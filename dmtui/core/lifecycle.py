@@ -17,70 +17,25 @@ from dataclasses import dataclass, field
 from dmtui.core.commands import Runner, state_dir
 from dmtui.core.dockerstate import Container, DockerStateReader
 from dmtui.core.errors import DmtuiError, Refused
-from dmtui.core.holders import comm_of, processes_on_device, processes_using
+from dmtui.core.holders import processes_on_device, processes_using
 from dmtui.core.journal import Journal, MountRecord, interrupted
+from dmtui.core.safety import (
+    Check,
+    MountPlan,
+    check_device,
+    check_kernel,
+    check_mappings,
+    check_mountpoint,
+    check_state,
+    holders_text,
+)
 from dmtui.core.status import DeviceView, HostStatus, read_host_status
 from dmtui.core.system import System
 from dmtui.core.text import printable
 
-RUNNING_STATES = ("running", "paused", "restarting")
 REMOVE_ATTEMPTS = 200  # Docker retries a busy removal 200 times every 100 ms
 REMOVE_DELAY = 0.1
 HEX = re.compile(r"^[0-9a-f]+$")
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One safety check as the mount dialog shows it."""
-
-    name: str
-    ok: bool
-    message: str
-    blocks: str | None = None  # "all", "rw", or None for a warning
-    hazard: str | None = None
-
-    @property
-    def refuses_rw(self) -> bool:
-        return not self.ok and self.blocks in ("all", "rw")
-
-    @property
-    def refuses_all(self) -> bool:
-        return not self.ok and self.blocks == "all"
-
-
-@dataclass
-class MountPlan:
-    container: Container
-    device_name: str
-    device_id: int
-    size_bytes: int
-    pool_name: str
-    mountpoint: str
-    filesystem_hint: str | None
-    read_write: bool
-    checks: list[Check]
-    reuse_device: bool = False
-    record: MountRecord | None = None
-    already_mounted: bool = False
-
-    @property
-    def table(self) -> str:
-        return f"0 {self.size_bytes // 512} thin /dev/mapper/{self.pool_name} {self.device_id}"
-
-    @property
-    def rw_allowed(self) -> bool:
-        return not any(c.refuses_rw for c in self.checks)
-
-    @property
-    def refusal(self) -> Check | None:
-        for check in self.checks:
-            if check.refuses_all or (self.read_write and check.refuses_rw):
-                return check
-        return None
-
-    @property
-    def warnings(self) -> list[Check]:
-        return [c for c in self.checks if not c.ok and c.blocks is None]
 
 
 @dataclass
@@ -186,8 +141,8 @@ class Lifecycle:
                 "pass --docker-root",
             )
         checks: list[Check] = []
-        checks.append(self._check_state(status, c))
-        device_check, meta = self._check_device(status, c)
+        checks.append(check_state(self.system, status, c))
+        device_check, meta = check_device(status, c)
         checks.append(device_check)
         if meta is None or c.mount_id is None:
             hazard = f" ({device_check.hazard})" if device_check.hazard else ""
@@ -215,8 +170,8 @@ class Lifecycle:
                 f"run `dmtui umount {c.name}` first",
             )
         plan.mountpoint = os.path.abspath(plan.mountpoint)
-        checks.extend(self._check_kernel(status, plan))
-        checks.append(self._check_mountpoint(status, plan))
+        checks.extend(check_kernel(self.system, status, plan, self.dry_run))
+        checks.append(check_mountpoint(status, plan))
         if self.read_only:
             checks.append(
                 Check("read-only mode", False, "dmtui runs with --read-only", blocks="rw")
@@ -242,202 +197,6 @@ class Lifecycle:
                 )
             )
         return plan
-
-    def _check_state(self, status: HostStatus, c: Container) -> Check:
-        name = "container stopped"
-        if c.state is None:
-            return Check(name, False, "cannot read the container's state", "all", "H2")
-        if c.state in RUNNING_STATES or c.restarting:
-            if c.stale and status.config.dockerd is None and not c.restarting:
-                return Check(
-                    name,
-                    False,
-                    f"state says {c.state} but pid {c.pid} is gone and dockerd is not running",
-                    None,
-                    "H2",
-                )
-            return Check(
-                name,
-                False,
-                f"the container is {c.state}: stop it first (docker stop {printable(c.name)})",
-                "all",
-                "H2",
-            )
-        if c.pid > 0 and self.system.pid_alive(c.pid):
-            return Check(name, False, f"its pid {c.pid} is still alive", "all", "H2")
-        return Check(name, True, f"{c.state}")
-
-    def _check_device(self, status: HostStatus, c: Container):
-        name = "container device"
-        meta = c.device
-        if c.mount_id is None:
-            return Check(name, False, "no mount-id in the layer store", "all", "H8"), None
-        mid = c.mount_id
-        if mid == "base" or mid.endswith("-init") or mid in status.docker.layer_cache_ids:
-            return (
-                Check(name, False, f"{mid[:12]} is not a container's RW device", "all", "H8"),
-                None,
-            )
-        if meta is None or meta.device_id is None or meta.size is None:
-            return (
-                Check(name, False, f"no valid devicemapper metadata for {mid[:12]}", "all"),
-                None,
-            )
-        if meta.deleted:
-            return (
-                Check(
-                    name,
-                    False,
-                    f"device {mid[:12]} is marked deleted: Docker is removing it",
-                    "all",
-                    "H6",
-                ),
-                None,
-            )
-        return Check(name, True, f"thin id {meta.device_id}, {meta.size} bytes"), meta
-
-    def _check_kernel(self, status: HostStatus, plan: MountPlan) -> list[Check]:
-        if self.dry_run and status.dm_unavailable:
-            # Not visible in the files: a dry-run on a machine without device-mapper says so
-            # and does not refuse for it.
-            return [Check("device-mapper", True, f"not checked: {status.dm_unavailable}")]
-        if status.dm_unavailable:
-            return [Check("device-mapper", False, status.dm_unavailable, "all")]
-        checks: list[Check] = []
-        pool = status.pool
-        if pool is None:
-            return [
-                Check(
-                    "thin pool",
-                    False,
-                    f"pool {plan.pool_name} is not active: start dockerd, or pass --pool",
-                    "all",
-                )
-            ]
-        if pool.status.mode in ("fail", "error"):
-            checks.append(
-                Check("thin pool", False, f"pool is in {pool.status.mode} mode", "all", "H5")
-            )
-        else:
-            refusal = pool.writable_refusal()
-            checks.append(
-                Check("thin pool", refusal is None, refusal or "rw", "rw" if refusal else None)
-            )
-        checks.append(self._check_mappings(status, plan))
-        return checks
-
-    def _check_mappings(self, status: HostStatus, plan: MountPlan) -> Check:
-        name = "no other mapping"
-        mapped = status.mappings_of(plan.device_id)
-        others = [d for d in mapped if d.name != plan.device_name]
-        if others:
-            return Check(
-                name,
-                False,
-                f"thin id {plan.device_id} is already mapped as {printable(others[0].name)}: "
-                f"two mappings of one thin device corrupt its filesystem",
-                "all",
-                "H1",
-            )
-        own = status.device_by_name(plan.device_name)
-        if own is None:
-            return Check(name, True, f"thin id {plan.device_id} is not mapped")
-        if not self._is_docker_table(status, own, plan):
-            return Check(
-                name,
-                False,
-                f"{plan.device_name[:40]}… exists with a table that is not Docker's",
-                "all",
-                "H1",
-            )
-        ours = plan.record is not None and plan.record.created_device is not False
-        if own.deferred_remove:
-            return Check(
-                name,
-                False,
-                f"Docker's device is pending a deferred removal: {self.holders_text(status, own)}",
-                "all",
-                "H6",
-            )
-        foreign_mounts = [m for m in own.mounts if m.mount_point != plan.mountpoint]
-        if foreign_mounts:
-            return Check(
-                name,
-                False,
-                f"the device is already mounted: {self.holders_text(status, own)}",
-                "all",
-                "H3",
-            )
-        if not ours and (own.open_count or 0) > 0:
-            return Check(
-                name,
-                False,
-                f"the device is open (count {own.open_count}): {self.holders_text(status, own)}",
-                "all",
-                "H3",
-            )
-        if not ours:
-            plan.reuse_device = True
-            return Check(
-                name,
-                True,
-                "Docker's device is already active and unused: dmtui reuses it and leaves it "
-                "active afterwards",
-            )
-        return Check(name, True, "dmtui's own device from an earlier step")
-
-    def _is_docker_table(self, status: HostStatus, dev: DeviceView, plan: MountPlan) -> bool:
-        if dev.target != "thin" or dev.thin_device_id != plan.device_id:
-            return False
-        if dev.size_bytes != plan.size_bytes // 512 * 512:
-            return False
-        pool = status.pool
-        return pool is not None and dev.thin_pool_dev in (pool.dev, f"/dev/mapper/{pool.name}")
-
-    def _check_mountpoint(self, status: HostStatus, plan: MountPlan) -> Check:
-        name = "mount point"
-        mp = plan.mountpoint
-        docker_mnt = os.path.join(status.docker_root, "devicemapper", "mnt")
-        if mp == docker_mnt or mp.startswith(docker_mnt + "/"):
-            return Check(
-                name,
-                False,
-                f"{mp} is under {docker_mnt}, which dockerd's shutdown lazily unmounts",
-                "all",
-                "H3",
-            )
-        mounted_here = any(m.mount_point == mp for d in status.devices for m in d.mounts)
-        if plan.record is not None:
-            plan.already_mounted = plan.record.state == "mounted" and mounted_here
-            return Check(name, True, f"{mp} (dmtui's)")
-        if os.path.ismount(mp):
-            return Check(name, False, f"{mp} is already a mount point", "all")
-        if os.path.isdir(mp) and os.listdir(mp):
-            return Check(name, False, f"{mp} is not empty", "all")
-        if os.path.exists(mp) and not os.path.isdir(mp):
-            return Check(name, False, f"{mp} exists and is not a directory", "all")
-        return Check(name, True, mp)
-
-    def holders_text(self, status: HostStatus, dev: DeviceView) -> str:
-        """Who holds a device: its mounts in every namespace, and sysfs holders."""
-        parts = []
-        for m in dev.mounts:
-            where = status.namespace_label(m)
-            if m.namespace not in (status.dockerd_namespace, status.own_namespace):
-                where += f" ({comm_of(m.pid)})"
-            parts.append(f"mounted at {printable(m.mount_point)} in {where}")
-        holders = self.system.holders(dev.kernel_name)
-        if holders:
-            parts.append("held by " + ", ".join(holders))
-        if not dev.mounts:
-            users = processes_on_device(dev.major, dev.minor)
-            parts.extend(
-                f"open by {u.describe(status.own_namespace)} (a lazily detached mount)"
-                for u in users
-            )
-        if not parts:
-            parts.append(f"open count {dev.open_count}, no mount found")
-        return "; ".join(parts)
 
     # -- mount -----------------------------------------------------------------------------
 
@@ -593,7 +352,7 @@ class Lifecycle:
     def _recheck_state(self, plan: MountPlan, status: HostStatus) -> None:
         """The cheap re-check before mounting: has Docker started the container meanwhile?"""
         fresh = DockerStateReader(status.docker_root).read_container_state(plan.container.id)
-        state = self._check_state(status, fresh)
+        state = check_state(self.system, status, fresh)
         if state.refuses_all:
             raise Refused(f"refusing to mount {plan.container.name}: {state.message} (H2)")
 
@@ -603,10 +362,10 @@ class Lifecycle:
         fresh = next((c for c in status.docker.containers if c.id == plan.container.id), None)
         if fresh is None:
             raise Refused(f"container {plan.container.name} disappeared")
-        state = self._check_state(status, fresh)
+        state = check_state(self.system, status, fresh)
         if state.refuses_all:
             raise Refused(f"refusing to mount {plan.container.name}: {state.message} (H2)")
-        mapping = self._check_mappings(status, plan)
+        mapping = check_mappings(self.system, status, plan)
         if mapping.refuses_all:
             raise Refused(f"refusing to mount {plan.container.name}: {mapping.message}")
         return status
@@ -644,7 +403,7 @@ class Lifecycle:
         record = self.journal.load(c.mount_id) if c.mount_id else None
         if record is None:
             dev = status.container_device(c)
-            where = f" ({self.holders_text(status, dev)})" if dev is not None else ""
+            where = f" ({holders_text(self.system, status, dev)})" if dev is not None else ""
             raise Refused(
                 f"dmtui did not mount {c.name}{where}",
                 "dmtui never unmounts or removes what it did not make",
@@ -733,7 +492,7 @@ class Lifecycle:
             return True
         now = self.read_status()
         view = now.device_by_name(record.device_name)
-        holders = self.holders_text(now, view) if view else "unknown"
+        holders = holders_text(self.system, now, view) if view else "unknown"
         record.state = "activated"  # mount gone, device still ours: `umount` again retries
         self.journal.save(record)
         raise DmtuiError(

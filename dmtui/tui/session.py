@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from dmtui.core import dmparse
 from dmtui.core.commands import CommandLog, Runner
 from dmtui.core.journal import Journal, MountRecord, interrupted
-from dmtui.core.lifecycle import Lifecycle, MountPlan
+from dmtui.core.lifecycle import Lifecycle
 from dmtui.core.pool import PoolInfo
+from dmtui.core.safety import MountPlan
 from dmtui.core.status import HostStatus, read_host_status
 from dmtui.core.system import System
 

@@ -110,14 +110,11 @@ def parse_thin_pool_table(line: TargetLine) -> ThinPoolTable:
     return ThinPoolTable(line.length, fields[0], fields[1], block, low_water, features)
 
 
-POOL_MODES = ("rw", "ro", "out_of_data_space", "fail", "error")
-
-
 @dataclass(frozen=True, slots=True)
 class ThinPoolStatus:
     """The thin-pool status line. Numbers are None when the pool reports `Fail` or `Error`."""
 
-    mode: str  # one of POOL_MODES
+    mode: str  # rw | ro | out_of_data_space | fail | error
     transaction_id: int | None = None
     metadata_used_blocks: int | None = None
     metadata_total_blocks: int | None = None

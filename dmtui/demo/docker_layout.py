@@ -248,10 +248,3 @@ class DockerLayout:
             data = json.load(fh)
         data["deleted"] = True
         self._write(path, self._compact(data))
-
-    def remove_container_records(self, record: ContainerRecord) -> None:
-        """What Docker leaves after `docker rm` of a busy container: only the metadata."""
-        import shutil
-
-        shutil.rmtree(os.path.join(self.root, "containers", record.id), ignore_errors=True)
-        shutil.rmtree(os.path.join(self.layerdb, "mounts", record.id), ignore_errors=True)

@@ -145,10 +145,6 @@ class SimulatedHost:
             params = ""
         return dmparse.TargetLine(d.name, 0, d.length, d.target, params)
 
-    def dm_statuses(self) -> dict[str, list[dmparse.TargetLine]]:
-        with self.lock:
-            return {d.name: [self._status_line(d)] for d in self.devices.values()}
-
     def dm_status(self, name: str) -> list[dmparse.TargetLine] | None:
         with self.lock:
             d = self.devices.get(name)

@@ -58,6 +58,13 @@ def texts(screen) -> str:
     return "\n".join(str(w.render()) for w in screen.query(Static))
 
 
+async def wait_screen(pilot, cls) -> None:
+    """Wait until `cls` is the current screen and its children are composed."""
+    await wait_for(
+        pilot, lambda: isinstance(pilot.app.screen, cls) and texts(pilot.app.screen).strip()
+    )
+
+
 def select(app, name: str) -> None:
     table = app.screen.query_one("#containers", DataTable)
     for index in range(table.row_count):
@@ -70,7 +77,7 @@ def select(app, name: str) -> None:
 async def open_mount_dialog(pilot, name: str, dialog=MountDialog) -> None:
     select(pilot.app, name)
     await pilot.press("m")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, dialog))
+    await wait_screen(pilot, dialog)
 
 
 async def open_browser(pilot, demo_dir: str, read_write: bool = True) -> BrowserScreen:
@@ -186,7 +193,7 @@ def test_mount_delete_trim_unmount(demo_dir):
             log_path = os.path.join(rootfs, LOG)
             total_before = browser.root.disk
             await pilot.press("d")
-            await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+            await wait_screen(pilot, Confirm)
             assert app.focused.id == "no"  # the default is No
             assert "/var/log/kubesql/kubesql.log" in texts(app.screen)
             assert "rm -rf" in texts(app.screen)
@@ -194,7 +201,7 @@ def test_mount_delete_trim_unmount(demo_dir):
             await pilot.pause(0.1)
             assert os.path.exists(log_path)
             await pilot.press("d")
-            await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+            await wait_screen(pilot, Confirm)
             await pilot.press("y")
             await wait_for(
                 pilot, lambda: isinstance(app.screen, BrowserScreen) and not browser.busy
@@ -250,7 +257,7 @@ def test_browser_keys_sort_mark_info_and_literal_names(demo_dir):
             await pilot.press("space", "space")
             assert len(browser.marks) == 2
             await pilot.press("d")
-            await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+            await wait_screen(pilot, Confirm)
             assert "2 entries" in texts(app.screen)
             await pilot.press("escape")
             await pilot.press("r")
@@ -272,9 +279,9 @@ def test_delete_failure_offers_abort_skip_skip_all(demo_dir):
             await pilot.press("space", "space")
             os.remove(os.path.join(browser.rootfs, "var/lib/kubesql/data", first))  # vanishes
             await pilot.press("d")
-            await wait_for(pilot, lambda: isinstance(app.screen, Confirm))
+            await wait_screen(pilot, Confirm)
             await pilot.press("y")
-            await wait_for(pilot, lambda: isinstance(app.screen, FailureDialog))
+            await wait_screen(pilot, FailureDialog)
             assert "vanished" in texts(app.screen)
             await pilot.press("s")
             await wait_for(
@@ -316,12 +323,12 @@ def test_quit_asks_when_mounted_and_next_start_offers_the_journal(demo_dir):
             await settle(pilot)
             await open_browser(pilot, demo_dir)
             await pilot.press("q")
-            await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog))
+            await wait_screen(pilot, QuitDialog)
             assert app.focused.id == "stay"
             await pilot.press("n")
             assert isinstance(app.screen, BrowserScreen)
             await pilot.press("q")
-            await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog))
+            await wait_screen(pilot, QuitDialog)
             await pilot.press("l")
             await pilot.pause(0.2)
         return [r.state for r in Journal().records()]
@@ -331,7 +338,7 @@ def test_quit_asks_when_mounted_and_next_start_offers_the_journal(demo_dir):
     async def second():
         app = make_app(demo_dir)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: isinstance(app.screen, JournalDialog))
+            await wait_screen(pilot, JournalDialog)
             assert "left mounted" in texts(app.screen)
             await pilot.press("u")
             await wait_for(pilot, lambda: Journal().records() == [])
@@ -348,7 +355,7 @@ def test_quit_unmounts_on_u(demo_dir):
             await settle(pilot)
             await open_browser(pilot, demo_dir)
             await pilot.press("q")
-            await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog))
+            await wait_screen(pilot, QuitDialog)
             await pilot.press("u")
             await wait_for(pilot, lambda: Journal().records() == [])
 

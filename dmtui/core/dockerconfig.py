@@ -45,7 +45,8 @@ class DockerConfig:
     pool_name_source: str
     storage_opts: dict[str, str] = field(default_factory=dict)
     dockerd: DockerdProcess | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the root was found
+    warnings: list[str] = field(default_factory=list)  # config files dmtui could not read
 
     @property
     def min_free_percent(self) -> int:
@@ -202,6 +203,7 @@ def detect_config(
 ) -> DockerConfig:
     paths = paths or SystemPaths()
     notes: list[str] = []
+    warnings: list[str] = []
     dockerd = find_dockerd(paths)
     cmd_root: str | None = None
     cmd_opts: dict[str, str] = {}
@@ -212,7 +214,7 @@ def detect_config(
             config_file = cfg
     daemon_json, problem = read_daemon_json(config_file)
     if problem:
-        notes.append(problem)
+        warnings.append(problem)
     json_opts = _storage_opts_from_json(daemon_json)
     sysconfig_opts = read_sysconfig_storage(os.path.join(paths.etc, "sysconfig", "docker-storage"))
 
@@ -249,4 +251,6 @@ def detect_config(
             if opts.get("dm.thinpooldev"):
                 pool_name, pool_source = strip_mapper(opts["dm.thinpooldev"]), where
                 break
-    return DockerConfig(root, root_source, pool_name, pool_source, storage_opts, dockerd, notes)
+    return DockerConfig(
+        root, root_source, pool_name, pool_source, storage_opts, dockerd, notes, warnings
+    )

@@ -204,7 +204,7 @@ def read_host_status(
 ) -> HostStatus:
     paths = paths or system.paths
     config = config or detect_config(docker_root, pool_name, paths)
-    problems: list[Problem] = [Problem.warning(n) for n in config.notes if "cannot" in n]
+    problems: list[Problem] = [Problem.warning(w) for w in config.warnings]
     dm_home = os.path.join(config.docker_root, "devicemapper")
     prefix: str | None = None
     try:

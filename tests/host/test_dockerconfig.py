@@ -79,7 +79,7 @@ def test_graph_key_and_default(tmp_path):
     (etc / "docker" / "daemon.json").write_text("{broken")
     cfg = dc.detect_config(paths=_paths(tmp_path))
     assert cfg.docker_root == "/var/lib/docker"
-    assert any("cannot read" in n for n in cfg.notes)
+    assert any("cannot read" in w for w in cfg.warnings)
 
 
 def test_explicit_options_win_and_mapper_prefix_is_stripped(tmp_path):

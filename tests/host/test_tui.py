@@ -414,5 +414,6 @@ async def _delete_dialog(pilot) -> None:
     [("main", _ready), ("browser", _browser), ("delete", _delete_dialog)],
 )
 def test_snapshots(snap_compare, snap_dir, size, state, run_before):
-    app = make_app(snap_dir, pool_name=SNAP_POOL)
+    # No periodic pool sample during the test: a slow run must not catch a second one.
+    app = make_app(snap_dir, pool_name=SNAP_POOL, interval=3600)
     assert snap_compare(app, terminal_size=size, run_before=run_before)

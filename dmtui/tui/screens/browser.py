@@ -305,9 +305,15 @@ class BrowserScreen(Screen):
             body.append(f"Error: {printable(entry.node.error)}\n", style="red")
         self.app.push_screen(InfoDialog("Entry information", body))
 
+    def _stop_scan(self) -> None:
+        # A scan still reading the mount would keep it busy (cwd and fds under it).
+        if self.scanner is not None:
+            self.scanner.cancel()
+
     def action_back(self) -> None:
         if self.busy:
             return
+        self._stop_scan()
         self.app.pop_screen()
         self.app.notify(f"{self.label} stays mounted at {self.mountpoint}; `m` reopens it")
 
@@ -463,6 +469,7 @@ class BrowserScreen(Screen):
         if self.busy:
             return
         self.busy = True
+        self._stop_scan()
         self.notify("unmounting…")
         self.unmount_worker()
 
